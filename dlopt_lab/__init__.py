@@ -1,0 +1,67 @@
+"""dlopt_lab: the helper library of the dlopt-lab textbook on deep-learning optimization.
+
+Everything a chapter needs is importable from here; each name is introduced in the chapter
+that teaches it. Importing the package is cheap: torch and matplotlib load on first use.
+"""
+
+from dlopt_lab.data import (
+    DigitsData,
+    digits_loaders,
+    load_digits,
+    load_idx_dataset,
+    make_classification,
+    make_regression,
+    read_idx,
+    write_idx,
+)
+from dlopt_lab.devices import device_name, pick_device
+from dlopt_lab.explorers import Explorer
+from dlopt_lab.landscapes import (
+    LANDSCAPES,
+    Landscape,
+    beale,
+    get_landscape,
+    himmelblau,
+    quadratic,
+    rosenbrock,
+    saddle,
+    six_hump_camel,
+)
+from dlopt_lab.plotting import plot_landscape, plot_loss, plot_path, use_book_style
+from dlopt_lab.reproducibility import set_seed
+from dlopt_lab.source import show_source
+from dlopt_lab.trajectories import Trajectory, run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LANDSCAPES",
+    "DigitsData",
+    "Explorer",
+    "Landscape",
+    "Trajectory",
+    "__version__",
+    "beale",
+    "device_name",
+    "digits_loaders",
+    "get_landscape",
+    "himmelblau",
+    "load_digits",
+    "load_idx_dataset",
+    "make_classification",
+    "make_regression",
+    "pick_device",
+    "plot_landscape",
+    "plot_loss",
+    "plot_path",
+    "quadratic",
+    "read_idx",
+    "rosenbrock",
+    "run",
+    "saddle",
+    "set_seed",
+    "show_source",
+    "six_hump_camel",
+    "use_book_style",
+    "write_idx",
+]
