@@ -1,0 +1,285 @@
+"""The book: notebooks as stored, a strict build of the whole site, and the site in a real browser.
+
+The tests marked ``book`` share one build (a session fixture): ``jupyter-book build`` with ``-W``
+(a warning is an error), every page (``--all``), and a fresh execution cache, so every notebook
+in the table of contents runs top to bottom. ``DLOPT_LAB_STRICT=1`` makes a solution cell whose
+exercise check fails raise, so a broken check fails the build.
+
+The browser tests drive Debian's Chromium (``/usr/bin/chromium``) with Playwright's Python
+package, which downloads no browser. Without Chromium they are skipped, unless
+``DLOPT_LAB_REQUIRE_BROWSER=1`` (set by CI), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"]
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _toc_files() -> list[str]:
+    files = [TOC["root"]]
+    for part in TOC.get("parts", []):
+        for chapter in part["chapters"]:
+            files.append(chapter["file"])
+            files.extend(s["file"] for s in chapter.get("sections", []))
+    return files
+
+
+def _source(doc: str) -> Path:
+    for suffix in (".ipynb", ".md"):
+        if (ROOT / (doc + suffix)).exists():
+            return ROOT / (doc + suffix)
+    raise FileNotFoundError(doc)
+
+
+PAGES = _toc_files()
+NOTEBOOKS = [d for d in PAGES if _source(d).suffix == ".ipynb"]
+
+
+# --------------------------------------------------------------------------------------------
+# The sources, as stored (fast: no build)
+# --------------------------------------------------------------------------------------------
+
+
+def test_toc_files_exist_and_nothing_else_is_a_page():
+    for doc in PAGES:
+        assert _source(doc).exists()
+    stray = [
+        p.relative_to(ROOT).with_suffix("").as_posix()
+        for p in (ROOT / "book").glob("*")
+        if p.suffix in (".md", ".ipynb") and p.relative_to(ROOT).with_suffix("").as_posix() not in PAGES
+    ]
+    assert not stray, f"files in book/ that the toc does not list: {stray}"
+    assert CONFIG["only_build_toc_files"] is True
+
+
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_notebook_is_stored_without_outputs(doc):
+    nb = json.loads(_source(doc).read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{doc}: a code cell has outputs"
+            assert cell.get("execution_count") is None, f"{doc}: a code cell has an execution count"
+
+
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_notebook_setup_cell_installs_from_the_configured_repository(doc):
+    nb = json.loads(_source(doc).read_text())
+    code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    setup = code_cells[0]
+    assert "setup" in setup["metadata"].get("tags", []), f"{doc}: the first code cell is not tagged setup"
+    src = "".join(setup["source"])
+    assert f'REPO = "{REPO_URL}"' in src, f"{doc}: the setup cell's REPO differs from _config.yml"
+    assert 'find_spec("dlopt_lab") is None' in src, f"{doc}: the setup cell must install only when missing"
+    assert "set_seed(" in src, f"{doc}: the setup cell must set a seed"
+
+
+def test_repository_url_is_set_once_and_agrees_everywhere():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'Homepage = "{REPO_URL}"' in pyproject
+    assert REPO_URL in (ROOT / "README.md").read_text()
+    # the book config names it once (launch buttons and the repository button derive from it)
+    assert (ROOT / "_config.yml").read_text().count(REPO_URL) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# The strict build
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    """Build the whole book strictly, once per session; return the HTML folder."""
+    build = ROOT / "_build"
+    shutil.rmtree(build / ".jupyter_cache", ignore_errors=True)  # a fresh execution cache
+    shutil.rmtree(build / "html", ignore_errors=True)
+    env = {**os.environ, "DLOPT_LAB_STRICT": "1", "PYTHONUNBUFFERED": "1"}
+    jb = Path(sys.executable).with_name("jupyter-book")
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [str(jb), "build", str(ROOT), "--all", "-W", "--keep-going"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000,
+    )
+    elapsed = time.perf_counter() - start
+    log = proc.stdout + proc.stderr
+    (build / "build.log").write_text(log)
+    for line in log.splitlines():
+        if "Executed notebook in" in line:
+            print(line.strip())
+    print(f"book built in {elapsed:.0f} s")
+    assert proc.returncode == 0, "jupyter-book build -W failed:\n" + log[-6000:]
+    return build / "html"
+
+
+@pytest.mark.book
+def test_every_toc_page_is_built_and_no_other(site):
+    built = {p.relative_to(site).with_suffix("").as_posix() for p in (site / "book").glob("*.html")}
+    assert built == {d for d in PAGES}, built ^ set(PAGES)
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_executed_notebook_has_outputs_and_no_errors(site, doc):
+    html = (site / f"{doc}.html").read_text()
+    assert "cell_output" in html, f"{doc}: no outputs: was the notebook executed?"
+    assert "highlight-ipythontb" not in html, f"{doc}: an error traceback is on the page"
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_explorers_are_static_fallbacks_under_1mb(site, doc):
+    html = (site / f"{doc}.html").read_text()
+    assert "application/vnd.jupyter.widget-view+json" not in html, "a widget view was rendered"
+    assert "require.min.js" not in html and "html-manager" not in html, "a widget manager CDN is loaded"
+    blocks = re.findall(r'<div class="dlopt-explorer".*?Pre-rendered frames', html, flags=re.S)
+    for block in blocks:
+        assert len(block.encode()) < 1_000_000, f"{doc}: an explorer weighs {len(block)} bytes"
+        assert block.count('class="dlx-frame"') >= 2
+        assert 'type="range"' in block
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_launch_and_download_buttons(site, doc):
+    html = (site / f"{doc}.html").read_text()
+    slug = REPO_URL.removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{slug}/blob/main/{doc}.ipynb"
+    binder = f"https://mybinder.org/v2/gh/{slug}/main?urlpath=tree/{doc}.ipynb"
+    assert colab in html, f"no Colab launch link {colab}"
+    assert binder in html, f"no Binder launch link {binder}"
+    assert f'href="../_sources/{doc}.ipynb"' in html or f"_sources/{doc}.ipynb" in html
+    assert (site / "_sources" / f"{doc}.ipynb").exists()
+
+
+@pytest.mark.book
+def test_references_page_lists_the_cited_papers(site):
+    html = (site / "book" / "references.html").read_text()
+    for author in ("Cauchy", "Robbins", "Polyak", "Nesterov", "Kingma"):
+        assert author in html
+
+
+# --------------------------------------------------------------------------------------------
+# The site in a real browser
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_page(site):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("DLOPT_LAB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            yield base, page
+        finally:
+            browser.close()
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_in_browser(browser_page, site, doc):
+    base, page = browser_page
+    problems: list[str] = []
+    handlers = {
+        "console": lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+        "pageerror": lambda e: problems.append(f"page error: {e}"),
+        "requestfailed": lambda r: problems.append(f"request failed: {r.url}"),
+    }
+    for event, handler in handlers.items():
+        page.on(event, handler)
+    try:
+        page.goto(f"{base}/{doc}.html", wait_until="load")
+        page.wait_for_load_state("networkidle")
+
+        # Math: every math element was typeset by MathJax, and no raw $$ is left in the text.
+        n_math = page.evaluate("document.querySelectorAll('.math').length")
+        if n_math:
+            page.wait_for_function(
+                "Array.from(document.querySelectorAll('.math')).every(e => e.querySelector('mjx-container'))",
+                timeout=20_000,
+            )
+        text = page.evaluate("document.querySelector('main').innerText")
+        assert "$$" not in text, f"{doc}: raw $$ left on the page"
+
+        # Explorers: moving each slider through the page's own control changes the figure.
+        n_explorers = page.locator(".dlopt-explorer").count()
+        for i in range(n_explorers):
+            explorer = page.locator(".dlopt-explorer").nth(i)
+            explorer.scroll_into_view_if_needed()
+            sliders = explorer.locator("input[type=range]")
+            for j in range(sliders.count()):
+                slider = sliders.nth(j)
+                shown = explorer.locator("img.dlx-frame:visible")
+                assert shown.count() == 1
+                before = shown.get_attribute("src")
+                at_max = slider.input_value() == slider.get_attribute("max")
+                slider.focus()
+                page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+                shown = explorer.locator("img.dlx-frame:visible")
+                assert shown.count() == 1, f"{doc}: explorer {i} shows {shown.count()} frames"
+                assert shown.get_attribute("src") != before, f"{doc}: explorer {i} did not change"
+                if i == 0 and j == 0:
+                    page.screenshot(path=str(_shots(site) / f"{Path(doc).name}-explorer.png"))
+
+        # Exercises: each solution is folded until opened.
+        solutions = page.locator(".solution.dropdown")
+        for k in range(solutions.count()):
+            body = solutions.nth(k).locator(".admonition-title ~ *").first
+            assert not body.is_visible(), f"{doc}: solution {k} is visible before it is opened"
+        if solutions.count():
+            first = solutions.first
+            first.scroll_into_view_if_needed()
+            first.locator("button.toggle-button").click()  # sphinx-togglebutton's control
+            page.wait_for_timeout(400)
+            assert first.locator(".admonition-title ~ *").first.is_visible(), "a solution does not open"
+
+        page.screenshot(path=str(_shots(site) / f"{Path(doc).name}.png"))
+        assert not problems, f"{doc}:\n" + "\n".join(problems)
+    finally:
+        for event, handler in handlers.items():
+            page.remove_listener(event, handler)
+
+
+def _shots(site: Path) -> Path:
+    shots = site.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    return shots
