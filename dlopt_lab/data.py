@@ -15,6 +15,7 @@ import os
 import shutil
 import struct
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,8 +235,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     big-endian 32-bit sizes; then the data, big-endian, row-major.
     """
     path = Path(path)
-    with _open(path, "rb") as f:
-        raw = f.read()
+    try:
+        with _open(path, "rb") as f:
+            raw = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: not a readable gzip file ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path}: not an IDX file (bad magic number)")
     code, ndim = raw[2], raw[3]
@@ -317,9 +321,12 @@ def load_idx_dataset(
         for p in missing:
             url = base_url.rstrip("/") + "/" + p.name
             tmp = p.with_suffix(p.suffix + ".part")
-            with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
-                shutil.copyfileobj(resp, out)
-            tmp.replace(p)
+            try:
+                with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as out:
+                    shutil.copyfileobj(resp, out)
+                tmp.replace(p)
+            finally:
+                tmp.unlink(missing_ok=True)  # a failed transfer leaves nothing half-written
     images, labels = (read_idx(p) for p in paths)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(

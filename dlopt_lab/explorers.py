@@ -26,6 +26,7 @@ import io
 import itertools
 import json
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,9 @@ __all__ = ["Explorer"]
 MAX_FALLBACK_BYTES = 1_000_000
 #: Above this many frames an explorer refuses to pre-render (it would be slow and heavy).
 MAX_FRAMES = 64
+# Room for tick labels, axis labels and a title above each panel.
+_DEFAULT_MARGINS = {"left": 0.08, "right": 0.98, "bottom": 0.15, "top": 0.89, "wspace": 0.28,
+                    "hspace": 0.35}
 
 
 def _in_colab() -> bool:
@@ -55,8 +59,7 @@ def _png_bytes(fig: Figure, dpi: float, colors: int | None) -> bytes:
 
         img = Image.open(io.BytesIO(data)).convert("RGB")
         out = io.BytesIO()
-        img.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(out, format="PNG",
-                                                                         optimize=True)
+        img.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(out, format="PNG")
         if out.tell() < len(data):
             data = out.getvalue()
     return data
@@ -73,6 +76,11 @@ class Explorer:
         labels: ``name -> label`` shown beside the slider (default: the name).
         fmt: a format string for the values shown beside the sliders, e.g. ``"{:.3g}"``.
         figsize: figure size in inches.
+        margins: ``Figure.subplots_adjust`` arguments for every frame (default: room for tick
+            labels and a title per panel). Fixed margins keep the frames aligned as the slider
+            moves, and are much cheaper to draw than matplotlib's constrained layout (one
+            drawing pass instead of two).
+        constrained: use constrained layout instead of fixed margins (slower, automatic).
         dpi: resolution of the frames; with ``figsize`` it sets the page weight.
         colors: palette size for the frames (``None``: full colour PNG).
 
@@ -98,6 +106,8 @@ class Explorer:
         labels: Mapping[str, str] | None = None,
         fmt: str = "{:.3g}",
         figsize: tuple[float, float] = (8.0, 3.4),
+        margins: Mapping[str, float] | None = None,
+        constrained: bool = False,
         dpi: float = 72,
         colors: int | None = 128,
     ) -> None:
@@ -139,9 +149,12 @@ class Explorer:
         self.fmt = fmt
         self.draw = draw
         self.figsize = figsize
+        self.margins = None if constrained else dict(_DEFAULT_MARGINS if margins is None else margins)
         self.dpi = dpi
         self.colors = colors
         self._cache: dict[tuple[int, ...], bytes] = {}
+        self._prerender: threading.Thread | None = None
+        self._lock = threading.Lock()
         self._uid = uuid.uuid4().hex[:10]
 
     # -- computing frames ---------------------------------------------------------------------
@@ -166,16 +179,21 @@ class Explorer:
         """
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=self.figsize, layout="constrained")
+        if self.margins:
+            fig = Figure(figsize=self.figsize)
+            fig.subplots_adjust(**self.margins)
+        else:
+            fig = Figure(figsize=self.figsize, layout="constrained")
         self.draw(fig, **self._complete(values))
         return fig
 
     def render(self, **values: Any) -> bytes:
         """The PNG of one frame (cached: each combination is drawn at most once)."""
         key = self._key(self._complete(values))
-        if key not in self._cache:
-            self._cache[key] = _png_bytes(self.figure(**values), self.dpi, self.colors)
-        return self._cache[key]
+        with self._lock:  # one frame at a time: the live widget may draw in the background
+            if key not in self._cache:
+                self._cache[key] = _png_bytes(self.figure(**values), self.dpi, self.colors)
+            return self._cache[key]
 
     def frames(self) -> dict[tuple[int, ...], bytes]:
         """Every frame, keyed by the slider positions (one index per control)."""
@@ -261,10 +279,33 @@ class Explorer:
 
         for s in sliders.values():
             s.observe(update, names="value")
+        self._prerender_in_background()
         return widgets.VBox([*sliders.values(), image])
+
+    def _prerender_in_background(self) -> None:
+        """Draw the frames not drawn yet on a daemon thread, so later slider moves are instant.
+
+        Each frame is its own ``Figure`` (no pyplot state is shared); a frame the reader asks for
+        before the thread reaches it is simply drawn on demand, and the cache keeps one copy.
+        """
+        if self._prerender is not None and self._prerender.is_alive():
+            return
+        names = list(self.controls)
+
+        def work() -> None:
+            for combo in itertools.product(*self.controls.values()):
+                try:
+                    self.render(**dict(zip(names, combo, strict=True)))
+                except Exception:  # the live path reports errors when the reader gets there
+                    return
+
+        self._prerender = threading.Thread(target=work, name="explorer-prerender", daemon=True)
+        self._prerender.start()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         bundle: dict[str, Any] = {"text/plain": repr(self)}
+        if not _in_colab():
+            bundle["text/html"] = self.fallback_html()  # draws every frame, before the widget
         try:
             w = self.widget()
         except ImportError:
@@ -276,7 +317,7 @@ class Explorer:
                 "model_id": w.model_id,
             }
             self._live = w  # keep the widget alive while its view is on screen
-        if w is None or not _in_colab():
+        elif "text/html" not in bundle:
             bundle["text/html"] = self.fallback_html()
         return bundle
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dlopt_lab.landscapes import Landscape, get_landscape
-from dlopt_lab.optim.functional import UpdateRule
+from dlopt_lab.optim.functional import UpdateRule, check_hparam
 
 __all__ = ["Trajectory", "run"]
 
@@ -91,11 +91,14 @@ def run(
         raise ValueError(f"rule must be an UpdateRule such as sgd(lr=0.1), got {type(rule).__name__}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
         raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-    if not (isinstance(noise_std, (int, float)) and math.isfinite(noise_std) and noise_std >= 0):
-        raise ValueError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
-    if not (isinstance(max_norm, (int, float)) and max_norm > 0):
-        raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")
-    x = np.array(land.start if x0 is None else x0, dtype=np.float64)
+    noise_std = check_hparam("noise_std", noise_std, low=0.0)
+    if (isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.integer, np.floating))
+            or not max_norm > 0):
+        raise ValueError(f"max_norm must be a positive number (inf: no limit), got {max_norm!r}")
+    try:
+        x = np.array(land.start if x0 is None else x0, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"x0 must be a finite point of shape (2,), got {x0!r}") from None
     if x.shape != (2,) or not np.all(np.isfinite(x)):
         raise ValueError(f"x0 must be a finite point of shape (2,), got {x0!r}")
 

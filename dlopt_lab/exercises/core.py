@@ -110,9 +110,10 @@ class Exercise:
         hint: str,
         time_limit: float = 10.0,
     ) -> None:
-        if not label.isascii() or not label.replace("-", "").replace("_", "").isalnum():
+        if (not isinstance(label, str) or not label.isascii()
+                or not label.replace("-", "").replace("_", "").isalnum()):
             raise ValueError(f"label must be letters, digits, '-' or '_', got {label!r}")
-        if not answer.isidentifier():
+        if not isinstance(answer, str) or not answer.isidentifier():
             raise ValueError(f"answer must be a Python identifier, got {answer!r}")
         if not time_limit > 0:
             raise ValueError(f"time_limit must be positive, got {time_limit!r}")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch  # imported here, not inside a check's time limit
 
 from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_shape
 
@@ -158,7 +159,6 @@ def _mse_reference() -> Callable[..., np.ndarray]:
 def _mse_checker(answer: Any) -> None:
     if not callable(answer):
         raise Incorrect(f"`mse_grad` should be a function, got {type(answer).__name__}")
-    import torch
 
     rng = np.random.default_rng(7)
     for n, d in [(5, 3), (40, 6), (1, 2)]:
