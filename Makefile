@@ -18,8 +18,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt -e .
 	touch $@
 
+# DLOPT_LAB_STRICT=1: a solution whose exercise check fails breaks the build.
+# DLOPT_LAB_PROGRESS=0: no progress bars baked into the static pages.
 book: $(VENV)/.installed
-	$(BIN)/jupyter-book build .
+	DLOPT_LAB_STRICT=1 DLOPT_LAB_PROGRESS=0 $(BIN)/jupyter-book build .
 	@echo
 	@echo "The book is in _build/html: open file://$(CURDIR)/_build/html/index.html"
 

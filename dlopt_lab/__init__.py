@@ -31,6 +31,7 @@ from dlopt_lab.plotting import plot_landscape, plot_loss, plot_path, use_book_st
 from dlopt_lab.reproducibility import set_seed
 from dlopt_lab.source import show_source
 from dlopt_lab.trajectories import Trajectory, run
+from dlopt_lab.training import History, evaluate, fit, gradient_norm
 
 __version__ = "0.1.0"
 
@@ -38,13 +39,17 @@ __all__ = [
     "LANDSCAPES",
     "DigitsData",
     "Explorer",
+    "History",
     "Landscape",
     "Trajectory",
     "__version__",
     "beale",
     "device_name",
     "digits_loaders",
+    "evaluate",
+    "fit",
     "get_landscape",
+    "gradient_norm",
     "himmelblau",
     "load_digits",
     "load_idx_dataset",

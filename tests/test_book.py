@@ -111,7 +111,7 @@ def site() -> Path:
     build = ROOT / "_build"
     shutil.rmtree(build / ".jupyter_cache", ignore_errors=True)  # a fresh execution cache
     shutil.rmtree(build / "html", ignore_errors=True)
-    env = {**os.environ, "DLOPT_LAB_STRICT": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DLOPT_LAB_STRICT": "1", "DLOPT_LAB_PROGRESS": "0", "PYTHONUNBUFFERED": "1"}
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     proc = subprocess.run(
