@@ -1,7 +1,9 @@
 """Checked exercises: the mechanism on small made-up exercises, and every real chapter exercise."""
 
+import importlib
 import inspect
 import itertools
+import pkgutil
 import signal
 import textwrap
 import time
@@ -20,6 +22,13 @@ from dlopt_lab.exercises import (
     expect_shape,
 )
 from dlopt_lab.exercises import gradient_descent as gd
+
+# Every chapter's exercises are registered before the parametrized tests below are collected.
+import dlopt_lab.exercises as _exercises_pkg  # noqa: E402
+
+for _module in pkgutil.iter_modules(_exercises_pkg.__path__):
+    if _module.name != "core":
+        importlib.import_module(f"dlopt_lab.exercises.{_module.name}")
 
 CHAPTER_LABELS = {"gd-stability", "gd-implement", "gd-rate", "gd-mse-grad"}
 _ids = itertools.count()
