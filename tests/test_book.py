@@ -112,6 +112,9 @@ def site() -> Path:
     shutil.rmtree(build / ".jupyter_cache", ignore_errors=True)  # a fresh execution cache
     shutil.rmtree(build / "html", ignore_errors=True)
     env = {**os.environ, "DLOPT_LAB_STRICT": "1", "DLOPT_LAB_PROGRESS": "0", "PYTHONUNBUFFERED": "1"}
+    # The unit tests run matplotlib headless (conftest sets MPLBACKEND=Agg); the notebooks' kernels
+    # must keep Jupyter's inline backend, or no figure reaches the page.
+    env.pop("MPLBACKEND", None)
     jb = Path(sys.executable).with_name("jupyter-book")
     start = time.perf_counter()
     proc = subprocess.run(
@@ -141,6 +144,13 @@ def test_executed_notebook_has_outputs_and_no_errors(site, doc):
     html = (site / f"{doc}.html").read_text()
     assert "cell_output" in html, f"{doc}: no outputs: was the notebook executed?"
     assert "highlight-ipythontb" not in html, f"{doc}: an error traceback is on the page"
+    # Every figure a cell draws is on the page: as many images as the executed notebook holds.
+    executed = json.loads((site.parent / "jupyter_execute" / f"{doc}.ipynb").read_text())
+    n_png = sum("image/png" in out.get("data", {}) for cell in executed["cells"]
+                for out in cell.get("outputs", []))
+    n_img = len(re.findall(r'<img[^>]+src="[^"]*_images/[^"]+\.png"', html))
+    assert n_png > 0, f"{doc}: the executed notebook has no figures (is MPLBACKEND set?)"
+    assert n_img == n_png, f"{doc}: {n_png} figures executed, {n_img} on the page"
 
 
 @pytest.mark.book
