@@ -29,7 +29,9 @@ def toc_notebooks() -> list[Path]:
 
 
 def main(paths: list[Path]) -> dict:
-    os.environ.setdefault("DLOPT_LAB_STRICT", "1")
+    os.environ.setdefault("DLOPT_LAB_STRICT", "1")  # as the book build runs them
+    os.environ.setdefault("DLOPT_LAB_PROGRESS", "0")
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     results = {}
     for path in paths:
         nb = nbformat.read(path, as_version=4)

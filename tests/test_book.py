@@ -111,7 +111,8 @@ def site() -> Path:
     build = ROOT / "_build"
     shutil.rmtree(build / ".jupyter_cache", ignore_errors=True)  # a fresh execution cache
     shutil.rmtree(build / "html", ignore_errors=True)
-    env = {**os.environ, "DLOPT_LAB_STRICT": "1", "DLOPT_LAB_PROGRESS": "0", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DLOPT_LAB_STRICT": "1", "DLOPT_LAB_PROGRESS": "0", "PYTHONUNBUFFERED": "1",
+           "OMP_WAIT_POLICY": "passive"}  # see the Makefile: no spinning torch threads
     # The unit tests run matplotlib headless (conftest sets MPLBACKEND=Agg); the notebooks' kernels
     # must keep Jupyter's inline backend, or no figure reaches the page.
     env.pop("MPLBACKEND", None)
