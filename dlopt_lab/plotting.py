@@ -142,6 +142,15 @@ def plot_path(
     return ax
 
 
+def _xs(x: Sequence[float] | np.ndarray | None, n: int, label: str) -> np.ndarray:
+    if x is None:
+        return np.arange(n)
+    xs = np.asarray(x, dtype=float)
+    if xs.shape != (n,):
+        raise ValueError(f"x has shape {xs.shape}, but curve {label!r} has {n} points")
+    return xs
+
+
 def plot_loss(
     curves: Mapping[str, Sequence[float] | np.ndarray] | Sequence[float] | np.ndarray,
     ax: Axes | None = None,
@@ -150,6 +159,7 @@ def plot_loss(
     xlabel: str = "step",
     ylabel: str = "loss",
     reference: Mapping[str, Any] | None = None,
+    x: Sequence[float] | np.ndarray | None = None,
 ) -> Axes:
     """Loss (or any quantity) against the step, one line per curve.
 
@@ -157,6 +167,7 @@ def plot_loss(
         curves: one sequence, or a mapping ``label -> sequence``.
         logy: logarithmic y axis (the natural scale for linear convergence).
         reference: optional dashed lines, ``label -> sequence`` (e.g. a predicted rate).
+        x: the x values of every curve (default ``0, 1, 2, ...``), e.g. epochs ``1..n``.
     """
     ax = _axes(ax, figsize=(5.0, 3.2))
     if not isinstance(curves, Mapping):
@@ -165,10 +176,12 @@ def plot_loss(
         ys = np.asarray(ys, dtype=float)
         if ys.ndim != 1:
             raise ValueError(f"curves[{lab!r}] must be one-dimensional, got shape {ys.shape}")
-        ax.plot(np.arange(len(ys)), ys, label=lab or None, lw=1.6)
+        ax.plot(_xs(x, len(ys), lab), ys, label=lab or None, lw=1.6)
     for lab, ys in (reference or {}).items():
         ys = np.asarray(ys, dtype=float)
-        ax.plot(np.arange(len(ys)), ys, "--", color="0.3", lw=1.2, label=lab)
+        if ys.ndim != 1:
+            raise ValueError(f"reference[{lab!r}] must be one-dimensional, got shape {ys.shape}")
+        ax.plot(_xs(x, len(ys), lab), ys, "--", color="0.3", lw=1.2, label=lab)
     if logy:
         _log_y(ax)
     ax.set(xlabel=xlabel, ylabel=ylabel)

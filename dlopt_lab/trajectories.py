@@ -56,7 +56,8 @@ class Trajectory:
 
     def distance_to(self, point: Any) -> np.ndarray:
         """Euclidean distance of every iterate to ``point``, shape ``(n + 1,)``."""
-        return np.linalg.norm(self.path - np.asarray(point, dtype=float), axis=-1)
+        d = self.path - np.asarray(point, dtype=float)
+        return np.hypot(d[:, 0], d[:, 1])  # hypot, not sqrt(x^2 + y^2): no underflow below 1e-154
 
 
 def run(

@@ -125,3 +125,16 @@ def test_use_book_style_sets_rcparams():
         assert mpl.rcParams["axes.spines.right"] is False
         assert mpl.rcParams["legend.frameon"] is False
         assert mpl.rcParams["figure.dpi"] == 100
+
+
+def test_plot_loss_takes_x_values_and_checks_their_length():
+    import numpy as np
+
+    from dlopt_lab.plotting import plot_loss
+
+    ax = plot_loss({"a": [3.0, 2.0, 1.0]}, x=[1, 2, 3], logy=False)
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    with pytest.raises(ValueError, match="x has shape"):
+        plot_loss({"a": [3.0, 2.0, 1.0]}, x=[1, 2])
+    with pytest.raises(ValueError, match="reference"):
+        plot_loss({"a": [1.0]}, reference={"r": [[1.0]]})

@@ -155,3 +155,11 @@ def test_sgd_and_check_hparam_validate_at_the_boundary():
         check_hparam("eps", 0.0, low=0, low_open=True)
     assert check_hparam("beta", 1, low=0, high=1) == 1.0
     assert isinstance(check_hparam("beta", np.float32(0.5), low=0, high=1), float)
+
+
+def test_distance_does_not_underflow_to_zero():
+    from dlopt_lab.trajectories import Trajectory
+
+    t = Trajectory(path=np.array([[1e-160, 0.0], [3e-170, 4e-170]]), values=np.zeros(2),
+                   diverged=False, message="", rule="", landscape="")
+    np.testing.assert_allclose(t.distance_to((0, 0)), [1e-160, 5e-170], rtol=1e-12)
