@@ -137,7 +137,7 @@ def plot_path(
     (line,) = ax.plot(p[:, 0], p[:, 1], "-", color=color, lw=1.4, label=label, zorder=6,
                       marker="o" if markers else None, ms=2.5)
     c = line.get_color()
-    ax.plot(*p[0], "o", ms=7, mfc="white", mec=c, mew=1.5, zorder=7)
+    ax.plot(*p[0], "o", ms=7, color=c, mfc="white", mec=c, mew=1.5, zorder=7)
     ax.plot(*p[-1], "X" if trajectory.diverged else "s", ms=7, color=c, mec="k", mew=0.6, zorder=7)
     return ax
 

@@ -138,3 +138,17 @@ def test_plot_loss_takes_x_values_and_checks_their_length():
         plot_loss({"a": [3.0, 2.0, 1.0]}, x=[1, 2])
     with pytest.raises(ValueError, match="reference"):
         plot_loss({"a": [1.0]}, reference={"r": [[1.0]]})
+
+
+def test_paths_take_consecutive_colours_like_plot_loss():
+    from dlopt_lab.trajectories import run
+
+    land = get_landscape("quadratic")
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    for lr in (0.1, 0.5, 1.0):
+        plot_path(run(land, sgd(lr=lr), num_steps=5), ax=ax1)
+        plot_loss({"": [1.0, 0.5]}, ax=ax2)
+    path_lines = [ln.get_color() for ln in ax1.lines if len(ln.get_xdata()) > 1]
+    loss_lines = [ln.get_color() for ln in ax2.lines]
+    assert path_lines == loss_lines  # the start marker must not use up a colour of the cycle
+    assert len(set(path_lines)) == 3
