@@ -31,7 +31,9 @@ class History:
     """Per-epoch record of a training run (lists of equal length, one entry per epoch).
 
     ``grad_norm`` is the mean over the epoch's steps of the global gradient norm
-    :math:`\\|g\\|_2`; ``time`` is the wall-clock seconds since the start of training.
+    :math:`\\|g\\|_2`; ``time`` is the wall-clock seconds since the start of training,
+    evaluation included; ``train_time`` counts only the optimization steps (forward, backward,
+    step), the figure to compare when batch sizes or optimizers differ.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -41,6 +43,7 @@ class History:
     lr: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
     time: list[float] = field(default_factory=list)
+    train_time: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
     stopped_early: bool = False
 
@@ -77,7 +80,8 @@ def _unshuffled(loader: Iterable[Any]) -> Iterable[Any]:
     from torch.utils.data import DataLoader
 
     if isinstance(loader, DataLoader) and loader.batch_size is not None:
-        return DataLoader(loader.dataset, batch_size=loader.batch_size, shuffle=False)
+        # Large batches: evaluation has no gradients, and its result does not depend on them.
+        return DataLoader(loader.dataset, batch_size=max(loader.batch_size, 1024), shuffle=False)
     return loader
 
 
@@ -163,6 +167,7 @@ def fit(
     train_eval = _unshuffled(train_loader)
     best, waited = math.inf, 0
     start = time.perf_counter()
+    training = 0.0
     epochs: Iterable[int] = range(num_epochs)
     bar = None
     if _progress_enabled(progress):
@@ -173,6 +178,7 @@ def fit(
     for _ in epochs:
         model.train()
         norms = []
+        epoch_start = time.perf_counter()
         for X, y in train_loader:
             if device is not None:
                 X, y = X.to(device), y.to(device)
@@ -183,6 +189,8 @@ def fit(
             optimizer.step()
             if record_steps:
                 history.step_loss.append(loss.item())
+        training += time.perf_counter() - epoch_start
+        history.train_time.append(training)
         history.lr.append(float(optimizer.param_groups[0]["lr"]))
         if scheduler is not None:
             scheduler.step()

@@ -41,6 +41,7 @@ def test_fit_equals_the_loop_written_by_hand():
     assert hist.num_epochs == 3 and len(hist.train_acc) == 3 and hist.val_loss == []
     assert hist.lr == [0.3, 0.3, 0.3]
     assert all(t2 > t1 for t1, t2 in zip(hist.time, hist.time[1:]))
+    assert all(0 < tt < t for tt, t in zip(hist.train_time, hist.time))  # evaluation excluded
 
 
 def test_evaluate_matches_a_direct_computation(loaders):
