@@ -29,6 +29,18 @@ from dlopt_lab.landscapes import (
 )
 from dlopt_lab.plotting import plot_landscape, plot_loss, plot_path, use_book_style
 from dlopt_lab.reproducibility import set_seed
+from dlopt_lab.schedules import (
+    LRRangeResult,
+    constant,
+    cosine_annealing,
+    exponential_decay,
+    lr_range_test,
+    one_cycle,
+    plot_lr_range,
+    plot_schedule,
+    step_decay,
+    warmup_cosine,
+)
 from dlopt_lab.source import show_source
 from dlopt_lab.trajectories import Trajectory, run
 from dlopt_lab.training import History, evaluate, fit, gradient_norm
@@ -36,29 +48,37 @@ from dlopt_lab.training import History, evaluate, fit, gradient_norm
 __version__ = "0.1.0"
 
 __all__ = [
-    "LANDSCAPES",
     "DigitsData",
     "Explorer",
     "History",
+    "LANDSCAPES",
+    "LRRangeResult",
     "Landscape",
     "Trajectory",
     "__version__",
     "beale",
+    "constant",
+    "cosine_annealing",
     "device_name",
     "digits_loaders",
     "evaluate",
+    "exponential_decay",
     "fit",
     "get_landscape",
     "gradient_norm",
     "himmelblau",
     "load_digits",
     "load_idx_dataset",
+    "lr_range_test",
     "make_classification",
     "make_regression",
+    "one_cycle",
     "pick_device",
     "plot_landscape",
     "plot_loss",
+    "plot_lr_range",
     "plot_path",
+    "plot_schedule",
     "quadratic",
     "read_idx",
     "rosenbrock",
@@ -67,6 +87,8 @@ __all__ = [
     "set_seed",
     "show_source",
     "six_hump_camel",
+    "step_decay",
     "use_book_style",
+    "warmup_cosine",
     "write_idx",
 ]
