@@ -16,6 +16,14 @@ from dlopt_lab.data import (
 )
 from dlopt_lab.devices import device_name, pick_device
 from dlopt_lab.explorers import Explorer
+from dlopt_lab.initialization import (
+    LayerStats,
+    he_std,
+    init_mlp,
+    layer_statistics,
+    make_mlp,
+    xavier_std,
+)
 from dlopt_lab.landscapes import (
     LANDSCAPES,
     Landscape,
@@ -28,6 +36,18 @@ from dlopt_lab.landscapes import (
     six_hump_camel,
 )
 from dlopt_lab.plotting import plot_landscape, plot_loss, plot_path, use_book_style
+from dlopt_lab.preprocessing import (
+    MinMaxScaler,
+    Standardizer,
+    add_noise,
+    augment,
+    random_rotation,
+    random_shift,
+    rotate_images,
+    shift_images,
+    stratified_split,
+)
+from dlopt_lab.regularization import inverted_dropout, l1_penalty, l2_penalty
 from dlopt_lab.reproducibility import set_seed
 from dlopt_lab.schedules import (
     LRRangeResult,
@@ -41,6 +61,17 @@ from dlopt_lab.schedules import (
     step_decay,
     warmup_cosine,
 )
+from dlopt_lab.search import (
+    Choice,
+    IntUniform,
+    LogUniform,
+    SearchResult,
+    Trial,
+    Uniform,
+    grid_search,
+    random_search,
+    successive_halving,
+)
 from dlopt_lab.source import show_source
 from dlopt_lab.trajectories import Trajectory, run
 from dlopt_lab.training import History, evaluate, fit, gradient_norm
@@ -48,14 +79,25 @@ from dlopt_lab.training import History, evaluate, fit, gradient_norm
 __version__ = "0.1.0"
 
 __all__ = [
+    "Choice",
     "DigitsData",
     "Explorer",
     "History",
+    "IntUniform",
     "LANDSCAPES",
     "LRRangeResult",
     "Landscape",
+    "LayerStats",
+    "LogUniform",
+    "MinMaxScaler",
+    "SearchResult",
+    "Standardizer",
     "Trajectory",
+    "Trial",
+    "Uniform",
     "__version__",
+    "add_noise",
+    "augment",
     "beale",
     "constant",
     "cosine_annealing",
@@ -66,11 +108,19 @@ __all__ = [
     "fit",
     "get_landscape",
     "gradient_norm",
+    "grid_search",
+    "he_std",
     "himmelblau",
+    "init_mlp",
+    "inverted_dropout",
+    "l1_penalty",
+    "l2_penalty",
+    "layer_statistics",
     "load_digits",
     "load_idx_dataset",
     "lr_range_test",
     "make_classification",
+    "make_mlp",
     "make_regression",
     "one_cycle",
     "pick_device",
@@ -80,15 +130,23 @@ __all__ = [
     "plot_path",
     "plot_schedule",
     "quadratic",
+    "random_rotation",
+    "random_search",
+    "random_shift",
     "read_idx",
     "rosenbrock",
+    "rotate_images",
     "run",
     "saddle",
     "set_seed",
+    "shift_images",
     "show_source",
     "six_hump_camel",
     "step_decay",
+    "stratified_split",
+    "successive_halving",
     "use_book_style",
     "warmup_cosine",
     "write_idx",
+    "xavier_std",
 ]

@@ -11,7 +11,8 @@ import pytest
 import dlopt_lab
 
 MODULES = ["landscapes", "trajectories", "plotting", "explorers", "data", "reproducibility",
-           "devices", "source", "optim", "optim.functional", "exercises", "exercises.core"]
+           "devices", "source", "optim", "optim.functional", "exercises", "exercises.core",
+           "training", "schedules", "preprocessing", "initialization", "regularization", "search"]
 
 
 def test_every_public_name_exists():
