@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dlopt_lab.landscapes import Landscape, get_landscape
+from dlopt_lab.landscapes import LANDSCAPES, Landscape, get_landscape
 from dlopt_lab.trajectories import Trajectory
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_landscape", "plot_loss", "plot_path", "use_book_style"]
 
-_GRID_CACHE: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_GRID_CACHE: dict[tuple[Any, ...], tuple[Any, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (5.0, 4.0)) -> Axes:
@@ -90,11 +90,15 @@ def plot_landscape(
     """
     land = get_landscape(landscape)
     ax = _axes(ax)
-    key = (land.name, land.bounds, tuple(sorted(land.params.items())), resolution)
+    # A built-in landscape is determined by its name and parameters; any other one by its own
+    # value function (kept alive in the cache, so its id cannot be reused by another object).
+    builtin = land.name in LANDSCAPES and land.value_fn.__module__ == "dlopt_lab.landscapes"
+    key = (land.name, land.bounds, tuple(sorted(land.params.items())), resolution,
+           None if builtin else id(land.value_fn))
     if key not in _GRID_CACHE:
         _GRID_CACHE.clear()  # one landscape at a time is all an explorer needs
-        _GRID_CACHE[key] = land.grid(resolution)
-    X, Y, Z = _GRID_CACHE[key]
+        _GRID_CACHE[key] = (land.value_fn, land.grid(resolution))
+    X, Y, Z = _GRID_CACHE[key][1]
     if land.log_levels:
         lo = max(float(Z.min()), 0.0)
         span = float(Z.max()) - lo

@@ -133,6 +133,8 @@ def fit(
     patience: int | None = None,
     progress: bool | None = None,
     record_steps: bool = False,
+    measure_train: bool = True,
+    measure_grad_norm: bool = True,
 ) -> History:
     """Train ``model`` with ``optimizer`` for ``num_epochs`` passes over ``train_loader``.
 
@@ -146,6 +148,11 @@ def fit(
         progress: show a progress bar; ``None`` (default) shows one unless the environment
             variable ``DLOPT_LAB_PROGRESS`` is ``0``.
         record_steps: also record every mini-batch loss in ``History.step_loss``.
+        measure_train: evaluate the whole training set after each epoch (``train_loss``,
+            ``train_acc``); turn off for speed when only validation metrics matter (the lists
+            then hold ``nan``).
+        measure_grad_norm: record the mean gradient norm per epoch (costs a pass over the
+            gradients every step; ``nan`` when off).
 
     Returns:
         the :class:`History` of the run. Training and validation metrics are measured at the end
@@ -185,7 +192,8 @@ def fit(
             optimizer.zero_grad()
             loss = loss_fn(model(X), y)
             loss.backward()
-            norms.append(gradient_norm(model.parameters()))
+            if measure_grad_norm:
+                norms.append(gradient_norm(model.parameters()))
             optimizer.step()
             if record_steps:
                 history.step_loss.append(loss.item())
@@ -194,8 +202,11 @@ def fit(
         history.lr.append(float(optimizer.param_groups[0]["lr"]))
         if scheduler is not None:
             scheduler.step()
-        history.grad_norm.append(sum(norms) / max(len(norms), 1))
-        train_loss, train_acc = evaluate(model, train_eval, loss_fn, device=device)
+        history.grad_norm.append(sum(norms) / len(norms) if norms else math.nan)
+        if measure_train:
+            train_loss, train_acc = evaluate(model, train_eval, loss_fn, device=device)
+        else:
+            train_loss, train_acc = math.nan, math.nan
         history.train_loss.append(train_loss)
         history.train_acc.append(train_acc)
         if val_loader is not None:
@@ -204,11 +215,12 @@ def fit(
             history.val_acc.append(val_acc)
         history.time.append(time.perf_counter() - start)
         if bar is not None:
-            shown = {"loss": f"{train_loss:.3f}"}
+            shown = {"loss": f"{train_loss:.3f}"} if measure_train else {}
             if val_loader is not None:
                 shown["val_acc"] = f"{history.val_acc[-1]:.3f}"
             bar.set_postfix(shown)
-        if not math.isfinite(train_loss):
+        watched = train_loss if measure_train else (history.val_loss[-1] if history.val_loss else 0.0)
+        if not math.isfinite(watched):
             break  # diverged: further epochs only produce NaNs
         if patience is not None:
             if history.val_loss[-1] < best:

@@ -152,3 +152,14 @@ def test_paths_take_consecutive_colours_like_plot_loss():
     loss_lines = [ln.get_color() for ln in ax2.lines]
     assert path_lines == loss_lines  # the start marker must not use up a colour of the cycle
     assert len(set(path_lines)) == 3
+
+
+def test_two_custom_landscapes_with_the_same_name_are_not_confused():
+    import dataclasses
+
+    base = get_landscape("quadratic")
+    other = dataclasses.replace(base, value_fn=lambda p: -base.value_fn(p))  # same name, params
+    ax1 = plot_landscape(dataclasses.replace(base, value_fn=lambda p: base.value_fn(p)))
+    ax2 = plot_landscape(other)
+    levels1, levels2 = ax1.collections[0].levels, ax2.collections[0].levels
+    assert levels2[0] < 0 < levels1[-1]  # the second plot drew the negated function

@@ -116,3 +116,14 @@ def test_bad_arguments(loaders, kwargs, name):
 def test_empty_history_has_no_best_epoch():
     with pytest.raises(ValueError, match="empty"):
         History().best_epoch
+
+
+def test_fit_can_skip_the_training_set_evaluation_and_gradient_norms(loaders):
+    a, b = _model(), _model()
+    full = fit(a, torch.optim.SGD(a.parameters(), lr=0.3), digits_loaders(batch_size=128, seed=2)["train"],
+               loaders["val"], num_epochs=2, progress=False)
+    lean = fit(b, torch.optim.SGD(b.parameters(), lr=0.3), digits_loaders(batch_size=128, seed=2)["train"],
+               loaders["val"], num_epochs=2, progress=False, measure_train=False, measure_grad_norm=False)
+    assert lean.val_loss == full.val_loss  # the same training, only fewer measurements
+    assert all(math.isnan(v) for v in lean.train_loss + lean.train_acc + lean.grad_norm)
+    assert not any(math.isnan(v) for v in full.train_loss + full.grad_norm)
