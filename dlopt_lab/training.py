@@ -16,6 +16,7 @@ variable ``DLOPT_LAB_PROGRESS=0`` so that no bar is baked into the static pages.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -135,6 +136,7 @@ def fit(
     record_steps: bool = False,
     measure_train: bool = True,
     measure_grad_norm: bool = True,
+    restore_best: bool = False,
 ) -> History:
     """Train ``model`` with ``optimizer`` for ``num_epochs`` passes over ``train_loader``.
 
@@ -153,6 +155,8 @@ def fit(
             then hold ``nan``).
         measure_grad_norm: record the mean gradient norm per epoch (costs a pass over the
             gradients every step; ``nan`` when off).
+        restore_best: at the end, load the weights of the epoch with the lowest validation loss
+            (:attr:`History.best_epoch`) back into the model, as early stopping usually intends.
 
     Returns:
         the :class:`History` of the run. Training and validation metrics are measured at the end
@@ -167,12 +171,15 @@ def fit(
             raise ValueError(f"patience must be a positive integer or None, got {patience!r}")
         if val_loader is None:
             raise ValueError("patience needs a val_loader to watch")
+    if restore_best and val_loader is None:
+        raise ValueError("restore_best needs a val_loader to choose the best epoch")
     loss_fn = torch.nn.functional.cross_entropy if loss_fn is None else loss_fn
     if device is not None:
         model.to(device)
     history = History()
     train_eval = _unshuffled(train_loader)
     best, waited = math.inf, 0
+    best_state = None
     start = time.perf_counter()
     training = 0.0
     epochs: Iterable[int] = range(num_epochs)
@@ -222,6 +229,8 @@ def fit(
         watched = train_loss if measure_train else (history.val_loss[-1] if history.val_loss else 0.0)
         if not math.isfinite(watched):
             break  # diverged: further epochs only produce NaNs
+        if restore_best and history.val_loss[-1] < min(history.val_loss[:-1], default=math.inf):
+            best_state = copy.deepcopy(model.state_dict())
         if patience is not None:
             if history.val_loss[-1] < best:
                 best, waited = history.val_loss[-1], 0
@@ -232,4 +241,6 @@ def fit(
                     break
     if bar is not None:
         bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return history

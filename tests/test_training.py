@@ -127,3 +127,17 @@ def test_fit_can_skip_the_training_set_evaluation_and_gradient_norms(loaders):
     assert lean.val_loss == full.val_loss  # the same training, only fewer measurements
     assert all(math.isnan(v) for v in lean.train_loss + lean.train_acc + lean.grad_norm)
     assert not any(math.isnan(v) for v in full.train_loss + full.grad_norm)
+
+
+def test_restore_best_loads_the_weights_of_the_best_epoch(loaders):
+    model = _model()
+    # A learning rate too large for this network: the validation loss jumps about, and the
+    # best epoch is not the last one (asserted, so the restore below is really exercised).
+    hist = fit(model, torch.optim.SGD(model.parameters(), lr=3.0), loaders["train"], loaders["val"],
+               num_epochs=8, progress=False, restore_best=True)
+    assert hist.best_epoch < hist.num_epochs - 1
+    loss, _ = evaluate(model, loaders["val"])
+    assert loss == pytest.approx(min(hist.val_loss), rel=1e-6)
+    with pytest.raises(ValueError, match="restore_best"):
+        fit(model, torch.optim.SGD(model.parameters(), lr=0.1), loaders["train"], restore_best=True,
+            progress=False)
