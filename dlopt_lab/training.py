@@ -96,7 +96,8 @@ def evaluate(
     """Mean loss and accuracy of ``model`` over ``loader`` (in eval mode, without gradients).
 
     Accuracy is the fraction of examples whose largest output is the label; it is ``nan`` when
-    the targets are not class labels (a regression).
+    the targets are not class labels (a regression). A shuffled ``DataLoader`` is read in a fixed
+    order, so evaluating on it leaves its random generator, and the next epoch's batches, alone.
     """
     import torch
 
@@ -105,7 +106,7 @@ def evaluate(
     model.eval()
     total, loss_sum, correct, classify = 0, 0.0, 0, True
     with torch.no_grad():
-        for X, y in loader:
+        for X, y in _unshuffled(loader):  # never draw from a shuffled loader's generator
             if device is not None:
                 X, y = X.to(device), y.to(device)
             out = model(X)

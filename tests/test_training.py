@@ -141,3 +141,10 @@ def test_restore_best_loads_the_weights_of_the_best_epoch(loaders):
     with pytest.raises(ValueError, match="restore_best"):
         fit(model, torch.optim.SGD(model.parameters(), lr=0.1), loaders["train"], restore_best=True,
             progress=False)
+
+
+def test_evaluate_does_not_change_the_next_epochs_batches():
+    ref = [y.tolist() for _, y in digits_loaders(batch_size=128, seed=3)["train"]]
+    loader = digits_loaders(batch_size=128, seed=3)["train"]
+    evaluate(_model(), loader)
+    assert [y.tolist() for _, y in loader] == ref
