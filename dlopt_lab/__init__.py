@@ -47,6 +47,15 @@ from dlopt_lab.preprocessing import (
     shift_images,
     stratified_split,
 )
+from dlopt_lab.quant import (
+    QuantizedTensor,
+    calibrate_minmax,
+    calibrate_percentile,
+    fake_quantize,
+    qparams,
+    qrange,
+    quantize,
+)
 from dlopt_lab.regularization import inverted_dropout, l1_penalty, l2_penalty
 from dlopt_lab.reproducibility import set_seed
 from dlopt_lab.schedules import (
@@ -90,6 +99,7 @@ __all__ = [
     "LayerStats",
     "LogUniform",
     "MinMaxScaler",
+    "QuantizedTensor",
     "SearchResult",
     "Standardizer",
     "Trajectory",
@@ -99,12 +109,15 @@ __all__ = [
     "add_noise",
     "augment",
     "beale",
+    "calibrate_minmax",
+    "calibrate_percentile",
     "constant",
     "cosine_annealing",
     "device_name",
     "digits_loaders",
     "evaluate",
     "exponential_decay",
+    "fake_quantize",
     "fit",
     "get_landscape",
     "gradient_norm",
@@ -129,7 +142,10 @@ __all__ = [
     "plot_lr_range",
     "plot_path",
     "plot_schedule",
+    "qparams",
+    "qrange",
     "quadratic",
+    "quantize",
     "random_rotation",
     "random_search",
     "random_shift",

@@ -12,7 +12,8 @@ import dlopt_lab
 
 MODULES = ["landscapes", "trajectories", "plotting", "explorers", "data", "reproducibility",
            "devices", "source", "optim", "optim.functional", "exercises", "exercises.core",
-           "training", "schedules", "preprocessing", "initialization", "regularization", "search"]
+           "training", "schedules", "preprocessing", "initialization", "regularization", "search",
+           "quant"]
 
 
 def test_every_public_name_exists():
