@@ -82,8 +82,8 @@ from dlopt_lab.search import (
     successive_halving,
 )
 from dlopt_lab.source import show_source
-from dlopt_lab.trajectories import Trajectory, run
 from dlopt_lab.training import History, evaluate, fit, gradient_norm
+from dlopt_lab.trajectories import Trajectory, run
 
 __version__ = "0.1.0"
 

@@ -278,7 +278,7 @@ def make_mlp(
     phi = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
            "identity": nn.Identity}[activation]
     layers: list[Any] = []
-    for n_in, n_out in zip(widths[:-2], widths[1:-1]):  # the hidden layers
+    for n_in, n_out in zip(widths[:-2], widths[1:-1], strict=False):  # the hidden layers
         block = [nn.Linear(n_in, n_out)]
         if batch_norm:
             block.append(nn.BatchNorm1d(n_out))

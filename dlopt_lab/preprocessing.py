@@ -275,7 +275,7 @@ def stratified_split(
     for c in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == c))
         cuts = np.round(cumulative * len(members)).astype(int)
-        for part, chunk in zip(parts, np.split(members, cuts)):
+        for part, chunk in zip(parts, np.split(members, cuts), strict=False):
             part.append(chunk)
     return tuple(np.sort(np.concatenate(part)).astype(np.int64) for part in parts)
 

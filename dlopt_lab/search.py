@@ -277,7 +277,7 @@ def grid_search(
     budget = check_hparam("budget", budget, low=0.0, low_open=True)
     names = list(space)
     axes = [space[name].grid(points_per_dim) for name in names]
-    trials = [_evaluate(objective, dict(zip(names, point)), budget, i, i)
+    trials = [_evaluate(objective, dict(zip(names, point, strict=False)), budget, i, i)
               for i, point in enumerate(itertools.product(*axes))]
     return SearchResult(trials)
 

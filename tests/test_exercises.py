@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+# Every chapter's exercises are registered before the parametrized tests below are collected.
+import dlopt_lab.exercises as _exercises_pkg  # noqa: E402
 from dlopt_lab.exercises import (
     CheckResult,
     Exercise,
@@ -22,9 +24,6 @@ from dlopt_lab.exercises import (
     expect_shape,
 )
 from dlopt_lab.exercises import gradient_descent as gd
-
-# Every chapter's exercises are registered before the parametrized tests below are collected.
-import dlopt_lab.exercises as _exercises_pkg  # noqa: E402
 
 for _module in pkgutil.iter_modules(_exercises_pkg.__path__):
     if _module.name != "core":
@@ -329,7 +328,7 @@ def test_chapter_exercise_errors_and_timeouts(monkeypatch):
 
 @pytest.mark.parametrize(
     "ex, phrase",
-    [(gd.stability, "lr_max = 2 / L"), (gd.rate, "rate = (kappa - 1) / (kappa + 1)"),
+    [(gd.stability, "lr_max = 2 / max(curvatures)"), (gd.rate, "rate = (kappa - 1) / (kappa + 1)"),
      (gd.implement, "x = x - lr * grad(x)"), (gd.mse_gradient, "return X.T @ (X @ w - y) / n")],
 )
 def test_chapter_solutions_show_the_reference_code(ex, phrase, capsys):

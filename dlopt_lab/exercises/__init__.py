@@ -13,6 +13,7 @@ from dlopt_lab.exercises.core import (
     Incorrect,
     all_exercises,
     expect_close,
+    expect_number,
     expect_shape,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "Incorrect",
     "all_exercises",
     "expect_close",
+    "expect_number",
     "expect_shape",
 ]

@@ -9,17 +9,9 @@ from typing import Any
 import numpy as np
 import torch  # imported here, not inside a check's time limit
 
-from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_shape
+from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_number, expect_shape
 
 __all__ = ["adagrad_by_hand", "rmsprop_first_step", "rmsprop_update", "sign_step"]
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise Incorrect(f"`{name}` should be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise Incorrect(f"`{name}` should be a finite number, got {value}")
-    return float(value)
 
 
 def _close(a: float, b: float) -> bool:
@@ -41,7 +33,7 @@ def _adagrad_by_hand_reference() -> float:
 
 
 def _adagrad_by_hand_checker(answer: Any) -> None:
-    v = _number("theta2", answer)
+    v = expect_number("theta2", answer)
     if _close(v, _adagrad_by_hand_reference()):
         return
     if _close(v, -1.8):
@@ -85,7 +77,7 @@ def _sign_step_reference() -> float:
 
 
 def _sign_step_checker(answer: Any) -> None:
-    v = _number("delta_y", answer)
+    v = expect_number("delta_y", answer)
     if _close(v, 0.01):
         return
     if _close(v, -0.01):
@@ -120,7 +112,7 @@ def _rmsprop_first_step_reference() -> float:
 
 
 def _rmsprop_first_step_checker(answer: Any) -> None:
-    v = _number("first_step", answer)
+    v = expect_number("first_step", answer)
     if v < 0:
         raise Incorrect("The question asks for the length of the step, |Δθ|, a positive number.")
     if _close(v, _rmsprop_first_step_reference()):

@@ -9,17 +9,9 @@ from typing import Any
 import numpy as np
 import torch  # imported here, not inside a check's time limit
 
-from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_shape
+from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_number, expect_shape
 
 __all__ = ["adam_by_hand", "adamw_update", "bias_correction", "l2_ratio", "large_eps"]
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise Incorrect(f"`{name}` should be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise Incorrect(f"`{name}` should be a finite number, got {value}")
-    return float(value)
 
 
 def _close(a: float, b: float) -> bool:
@@ -65,7 +57,7 @@ def _by_hand_variant(*, correct_m: bool = True, correct_v: bool = True, power_sh
 
 
 def _adam_by_hand_checker(answer: Any) -> None:
-    x = _number("theta3", answer)
+    x = expect_number("theta3", answer)
     right = _adam_by_hand_reference()
     if _close(x, right):
         return
@@ -340,7 +332,7 @@ def _l2_ratio_reference() -> float:
 
 
 def _l2_ratio_checker(answer: Any) -> None:
-    x = _number("ratio", answer)
+    x = expect_number("ratio", answer)
     if _close(x, 100.0):
         return
     if _close(x, 0.01):
@@ -378,7 +370,7 @@ def _large_eps_reference() -> float:
 
 
 def _large_eps_checker(answer: Any) -> None:
-    x = _number("sgd_lr", answer)
+    x = expect_number("sgd_lr", answer)
     if _close(x, _large_eps_reference()):
         return
     if _close(x, 0.01):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dis
 import html
 import inspect
+import math
 import os
 import signal
 import sys
@@ -34,6 +35,7 @@ __all__ = [
     "Incorrect",
     "all_exercises",
     "expect_close",
+    "expect_number",
     "expect_shape",
 ]
 
@@ -232,6 +234,15 @@ def all_exercises() -> dict[str, Exercise]:
 # --------------------------------------------------------------------------------------------
 # Small helpers for writing checkers
 # --------------------------------------------------------------------------------------------
+
+
+def expect_number(name: str, value: Any) -> float:
+    """Return ``value`` as a float, or raise :class:`Incorrect` unless it is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise Incorrect(f"`{name}` should be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise Incorrect(f"`{name}` should be a finite number, got {value}")
+    return float(value)
 
 
 def expect_shape(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:

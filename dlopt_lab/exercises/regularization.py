@@ -9,17 +9,9 @@ from typing import Any
 import numpy as np
 import torch  # imported here, not inside a check's time limit
 
-from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_shape
+from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_number, expect_shape
 
 __all__ = ["dropout_scale", "early_stopping", "l2_gradient", "prox_l1"]
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise Incorrect(f"`{name}` should be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise Incorrect(f"`{name}` should be a finite number, got {value}")
-    return float(value)
 
 
 def _close(a: float, b: float) -> bool:
@@ -38,7 +30,7 @@ def _dropout_scale_reference() -> float:
 
 
 def _dropout_scale_checker(answer: Any) -> None:
-    v = _number("scale", answer)
+    v = expect_number("scale", answer)
     if _close(v, 1.25):
         return
     if _close(v, 0.8):
@@ -106,7 +98,7 @@ def _l2_gradient_checker(answer: Any) -> None:
                            answer(w.copy(), X, y, lam), expected.shape)
 
         def same(a: np.ndarray) -> bool:
-            return np.allclose(got, a, rtol=1e-7, atol=1e-10)
+            return np.allclose(got, a, rtol=1e-7, atol=1e-10)  # noqa: B023 (used in this iteration)
 
         if same(data_grad):
             raise Incorrect("That is the gradient of the data term alone: the penalty "
@@ -178,7 +170,7 @@ def _prox_l1_checker(answer: Any) -> None:
                            got_raw, expected.shape)
 
         def same(a: np.ndarray) -> bool:
-            return np.allclose(got, a, rtol=1e-9, atol=1e-12)
+            return np.allclose(got, a, rtol=1e-9, atol=1e-12)  # noqa: B023 (used in this iteration)
 
         if same(w - lr * (grad + lam * np.sign(w))):
             raise Incorrect("That is a subgradient step on the loss plus λ‖w‖₁: weights near 0 "
@@ -223,7 +215,7 @@ def _early_stopping_reference() -> int:
     val_losses = [0.90, 0.62, 0.48, 0.45, 0.41, 0.43, 0.40, 0.42, 0.44, 0.41, 0.46, 0.47]
     patience = 3
     best, waited = math.inf, 0
-    for epoch, loss in enumerate(val_losses, start=1):
+    for epoch, loss in enumerate(val_losses, start=1):  # noqa: B007 (read after the loop)
         if loss < best:
             best, waited = loss, 0
         else:
@@ -235,7 +227,7 @@ def _early_stopping_reference() -> int:
 
 
 def _early_stopping_checker(answer: Any) -> None:
-    v = _number("last_epoch", answer)
+    v = expect_number("last_epoch", answer)
     if v == 10:
         return
     if v == 7:

@@ -10,17 +10,9 @@ from typing import Any
 import numpy as np
 import torch  # imported here, not inside a check's time limit
 
-from dlopt_lab.exercises.core import Exercise, Incorrect
+from dlopt_lab.exercises.core import Exercise, Incorrect, expect_number
 
 __all__ = ["cosine", "halving", "handover", "step_decay"]
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise Incorrect(f"`{name}` should be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise Incorrect(f"`{name}` should be a finite number, got {value}")
-    return float(value)
 
 
 def _close(a: float, b: float) -> bool:
@@ -39,7 +31,7 @@ def _step_decay_reference() -> float:
 
 
 def _step_decay_checker(answer: Any) -> None:
-    v = _number("lr_60", answer)
+    v = expect_number("lr_60", answer)
     if _close(v, 0.1 * 0.1**2):
         return
     if _close(v, 0.1 * 0.1):
@@ -74,7 +66,7 @@ def _halving_reference() -> int:
 
 
 def _halving_checker(answer: Any) -> None:
-    v = _number("steps_to_half", answer)
+    v = expect_number("steps_to_half", answer)
     exact = math.log(2) / math.log(1 / 0.99)  # 68.97
     if v == 69:
         return
@@ -119,7 +111,7 @@ def _handover_reference() -> float:
 
 
 def _handover_checker(answer: Any) -> None:
-    v = _number("lr_after", answer)
+    v = expect_number("lr_after", answer)
     lr, W, T = 0.2, 3, 9
 
     def cos(t: float, period: float) -> float:

@@ -8,17 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from dlopt_lab.exercises.core import Exercise, Incorrect, expect_shape
+from dlopt_lab.exercises.core import Exercise, Incorrect, expect_number, expect_shape
 
 __all__ = ["grid_values", "halving_budget", "log_uniform", "top_fraction"]
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise Incorrect(f"`{name}` should be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise Incorrect(f"`{name}` should be a finite number, got {value}")
-    return float(value)
 
 
 # 1. Distinct values tried by a grid ------------------------------------------------------------
@@ -33,7 +25,7 @@ def _grid_values_reference() -> int:
 
 
 def _grid_values_checker(answer: Any) -> None:
-    v = _number("grid_lrs", answer)
+    v = expect_number("grid_lrs", answer)
     if v == 4:
         return
     if v == 64:
@@ -72,7 +64,7 @@ def _top_fraction_reference() -> int:
 
 
 def _top_fraction_checker(answer: Any) -> None:
-    v = _number("num_trials", answer)
+    v = expect_number("num_trials", answer)
     exact = math.log(0.05) / math.log(0.95)  # 58.4
     if v == 59:
         return
@@ -116,7 +108,7 @@ def _halving_budget_reference() -> int:
 
 
 def _halving_budget_checker(answer: Any) -> None:
-    v = _number("total_epochs", answer)
+    v = expect_number("total_epochs", answer)
     if v == 405:
         return
     if v == 81 * 81:

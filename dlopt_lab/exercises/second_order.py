@@ -8,18 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_shape
+from dlopt_lab.exercises.core import Exercise, Incorrect, expect_close, expect_number, expect_shape
 from dlopt_lab.landscapes import beale, himmelblau, quadratic, rosenbrock, six_hump_camel
 
 __all__ = ["descent_check", "implement", "one_step", "quadratic_convergence"]
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise Incorrect(f"`{name}` should be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise Incorrect(f"`{name}` should be a finite number, got {value}")
-    return float(value)
 
 
 def _close(a: float, b: float) -> bool:
@@ -51,7 +43,7 @@ def _one_step_reference() -> float:
 
 
 def _one_step_checker(answer: Any) -> None:
-    v = _number("x1", answer)
+    v = expect_number("x1", answer)
     if _close(v, _one_step_reference()):
         return
     g = _A @ _THETA0 - _B
@@ -180,7 +172,7 @@ def _quadratic_convergence_reference() -> float:
 
 
 def _quadratic_convergence_checker(answer: Any) -> None:
-    v = _number("e4", answer)
+    v = expect_number("e4", answer)
     if v <= 0:
         raise Incorrect("An error ‖θ_t − θ*‖ is a positive number.")
     e1, e2 = 4e-3, 3.2e-5
@@ -227,7 +219,7 @@ def _descent_check_reference() -> float:
 
 
 def _descent_check_checker(answer: Any) -> None:
-    v = _number("slope", answer)
+    v = expect_number("slope", answer)
     if _close(v, _descent_check_reference()):
         return
     if _close(v, float(_G @ np.linalg.solve(_H, _G))):

@@ -8,17 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from dlopt_lab.exercises.core import Exercise, Incorrect
+from dlopt_lab.exercises.core import Exercise, Incorrect, expect_number
 
 __all__ = ["batch_variance", "largest_batch", "linear_scaling", "minibatches", "steps_per_epoch"]
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise Incorrect(f"`{name}` should be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise Incorrect(f"`{name}` should be a finite number, got {value}")
-    return float(value)
 
 
 def _close(a: float, b: float) -> bool:
@@ -37,7 +29,7 @@ def _batch_variance_reference() -> float:
 
 
 def _batch_variance_checker(answer: Any) -> None:
-    v = _number("var_batch", answer)
+    v = expect_number("var_batch", answer)
     trace_sigma, N, B = 5.0, 1000, 50
     right = trace_sigma / B * (N - B) / (N - 1)
     if _close(v, right):
@@ -173,7 +165,7 @@ def _steps_per_epoch_reference() -> int:
 
 
 def _steps_per_epoch_checker(answer: Any) -> None:
-    v = _number("num_steps", answer)
+    v = expect_number("num_steps", answer)
     N, B, num_epochs = 50_000, 128, 10
     right = num_epochs * math.ceil(N / B)
     if v == right:
@@ -213,7 +205,7 @@ def _linear_scaling_reference() -> float:
 
 
 def _linear_scaling_checker(answer: Any) -> None:
-    v = _number("lr_new", answer)
+    v = expect_number("lr_new", answer)
     base_lr, k = 0.05, 256 / 32
     if _close(v, base_lr * k):
         return
@@ -251,7 +243,7 @@ def _largest_batch_reference() -> int:
 
 
 def _largest_batch_checker(answer: Any) -> None:
-    v = _number("largest_batch", answer)
+    v = expect_number("largest_batch", answer)
     base_lr, base_batch, L = 0.05, 32, 4.0
     if v == 256:
         return
