@@ -81,7 +81,9 @@ from dlopt_lab.search import (
     random_search,
     successive_halving,
 )
+from dlopt_lab.serve import LoadResult, ServerHandle, create_app, load_test, serve
 from dlopt_lab.source import show_source
+from dlopt_lab.timing import Timing, compare, time_call
 from dlopt_lab.training import History, evaluate, fit, gradient_norm
 from dlopt_lab.trajectories import Trajectory, run
 
@@ -97,11 +99,14 @@ __all__ = [
     "LRRangeResult",
     "Landscape",
     "LayerStats",
+    "LoadResult",
     "LogUniform",
     "MinMaxScaler",
     "QuantizedTensor",
     "SearchResult",
+    "ServerHandle",
     "Standardizer",
+    "Timing",
     "Trajectory",
     "Trial",
     "Uniform",
@@ -111,8 +116,10 @@ __all__ = [
     "beale",
     "calibrate_minmax",
     "calibrate_percentile",
+    "compare",
     "constant",
     "cosine_annealing",
+    "create_app",
     "device_name",
     "digits_loaders",
     "evaluate",
@@ -131,6 +138,7 @@ __all__ = [
     "layer_statistics",
     "load_digits",
     "load_idx_dataset",
+    "load_test",
     "lr_range_test",
     "make_classification",
     "make_mlp",
@@ -154,6 +162,7 @@ __all__ = [
     "rotate_images",
     "run",
     "saddle",
+    "serve",
     "set_seed",
     "shift_images",
     "show_source",
@@ -161,6 +170,7 @@ __all__ = [
     "step_decay",
     "stratified_split",
     "successive_halving",
+    "time_call",
     "use_book_style",
     "warmup_cosine",
     "write_idx",
