@@ -30,7 +30,7 @@ LRS = [0.1, 0.4, 0.8, 1.0, 1.4, 1.8, 1.95, 2.05, 2.2]
 def draw(fig, lr):  # the chapter's drawing function
     traj = lab.run(bowl, sgd(lr=lr), num_steps=40)
     ax1, ax2 = fig.subplots(1, 2)
-    lab.plot_landscape(bowl, ax=ax1)
+    lab.plot_landscape(bowl, ax=ax1, resolution=100, levels=15)  # coarse: a new frame in < 0.1 s
     lab.plot_path(traj, ax=ax1)
     lab.plot_loss({f"η = {lr:g}": traj.values}, ax=ax2)
     ax2.axhline(traj.values[0], color="0.6", lw=0.8, ls=":")
