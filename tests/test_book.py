@@ -100,6 +100,18 @@ def test_repository_url_is_set_once_and_agrees_everywhere():
     assert (ROOT / "_config.yml").read_text().count(REPO_URL) == 1
 
 
+def test_pages_workflow_builds_the_book_as_the_readme_does():
+    flow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    steps = flow["jobs"]["build"]["steps"]
+    runs = "\n".join(step.get("run", "") for step in steps)
+    assert "make book" in runs
+    torch_pin = re.search(r"^TORCH\s*\?=\s*(\S+)", (ROOT / "Makefile").read_text(), flags=re.M).group(1)
+    assert torch_pin in runs, f"the workflow's torch differs from the Makefile's {torch_pin}"
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "_build/html"
+    assert any(s.get("uses", "").startswith("actions/deploy-pages") for s in flow["jobs"]["deploy"]["steps"])
+
+
 # --------------------------------------------------------------------------------------------
 # The strict build
 # --------------------------------------------------------------------------------------------
@@ -178,6 +190,41 @@ def test_launch_and_download_buttons(site, doc):
     assert binder in html, f"no Binder launch link {binder}"
     assert f'href="../_sources/{doc}.ipynb"' in html or f"_sources/{doc}.ipynb" in html
     assert (site / "_sources" / f"{doc}.ipynb").exists()
+
+
+def page_weight(site: Path, doc: str) -> int:
+    """Bytes a reader downloads for a page's own content: its HTML and the images it shows
+    (explorer frames are inline in the HTML; the theme's shared CSS and JS are not counted)."""
+    html_path = site / f"{doc}.html"
+    html = html_path.read_text()
+    images = set(re.findall(r'<img[^>]+src="([^"]+)"', html))
+    local = [(html_path.parent / src).resolve() for src in images if not src.startswith(("data:", "http"))]
+    return html_path.stat().st_size + sum(p.stat().st_size for p in local if p.exists())
+
+
+@pytest.mark.book
+def test_no_page_over_3_mb(site):
+    weights = {doc: page_weight(site, doc) for doc in PAGES}
+    heaviest = max(weights, key=weights.get)
+    print(f"heaviest page: {heaviest} ({weights[heaviest] / 1e6:.2f} MB)")
+    over = {d: w for d, w in weights.items() if w > 3_000_000}
+    assert not over, f"pages over 3 MB: {over}"
+
+
+@pytest.mark.book
+def test_figures_are_opaque_so_they_read_on_the_dark_theme(site):
+    """Matplotlib figures are saved on white; a transparent one would put black text on the dark
+    theme's near-black background."""
+    from PIL import Image
+
+    pngs = sorted((site / "_images").glob("*.png"))
+    assert pngs
+    for png in pngs:
+        with Image.open(png) as im:
+            rgba = im.convert("RGBA")
+            w, h = rgba.size
+            corners = [rgba.getpixel(xy) for xy in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1))]
+        assert all(c[3] == 255 for c in corners), f"{png.name} has a transparent background"
 
 
 @pytest.mark.book
@@ -283,6 +330,15 @@ def test_page_in_browser(browser_page, site, doc):
             page.wait_for_timeout(400)
             assert first.locator(".admonition-title ~ *").first.is_visible(), "a solution does not open"
 
+        # Launch buttons (chapters) and the download button (every page), as the page shows them.
+        hrefs = page.evaluate("Array.from(document.querySelectorAll('a[href]'), a => a.href)")
+        if doc in NOTEBOOKS:
+            slug = REPO_URL.removeprefix("https://github.com/")
+            assert f"https://colab.research.google.com/github/{slug}/blob/main/{doc}.ipynb" in hrefs
+            assert f"https://mybinder.org/v2/gh/{slug}/main?urlpath=tree/{doc}.ipynb" in hrefs
+        source = f"{base}/_sources/{doc}{_source(doc).suffix}"
+        assert source in hrefs, f"{doc}: no download link to {source}"
+
         page.screenshot(path=str(_shots(site) / f"{Path(doc).name}.png"))
         assert not problems, f"{doc}:\n" + "\n".join(problems)
     finally:
@@ -294,3 +350,62 @@ def _shots(site: Path) -> Path:
     shots = site.parent / "screenshots"
     shots.mkdir(exist_ok=True)
     return shots
+
+
+@pytest.mark.book
+def test_search_finds_a_chapter(browser_page):
+    base, page = browser_page
+    page.goto(f"{base}/search.html?q=nesterov", wait_until="load")
+    results = page.locator("#search-results ul.search li a")
+    results.first.wait_for(timeout=20_000)
+    targets = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    assert any("book/momentum.html" in t for t in targets), targets
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("doc", ["book/adam", "book/quantization", "book/glossary"])
+def test_dark_theme_is_readable(browser_page, site, doc):
+    """With the reader's system in dark mode the theme turns dark (default_mode: auto); the text
+    keeps a readable contrast and every figure sits on its own opaque white background."""
+    base, page = browser_page
+    page.emulate_media(color_scheme="dark")
+    try:
+        page.goto(f"{base}/{doc}.html", wait_until="load")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        contrast = page.evaluate(_CONTRAST_JS)
+        assert contrast >= 7, f"{doc}: body text contrast {contrast:.1f} on the dark theme"
+        corners = page.evaluate(_IMAGE_ALPHA_JS)
+        assert all(a == 255 for a in corners), f"{doc}: a figure is transparent on the dark theme"
+        if page.locator("main img").count():
+            page.locator("main img").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(_shots(site) / f"{Path(doc).name}-dark.png"))
+    finally:
+        page.emulate_media(color_scheme="light")
+
+
+# WCAG contrast of the main text colour against the page background.
+_CONTRAST_JS = """() => {
+  const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = c => { const [r, g, b] = c.map(v => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const p = document.querySelector('main p');
+  const fg = lum(rgb(getComputedStyle(p).color));
+  const bg = lum(rgb(getComputedStyle(document.body).backgroundColor));
+  return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+}"""
+
+# The alpha of the four corners of every visible image in the page's main content.
+_IMAGE_ALPHA_JS = """() => {
+  const out = [];
+  for (const img of document.querySelectorAll('main img')) {
+    if (!img.complete || !img.naturalWidth || img.offsetParent === null) continue;
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+    for (const [x, y] of [[0, 0], [c.width - 1, 0], [0, c.height - 1], [c.width - 1, c.height - 1]])
+      out.push(ctx.getImageData(x, y, 1, 1).data[3]);
+  }
+  return out;
+}"""

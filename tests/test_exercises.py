@@ -137,6 +137,67 @@ def test_infinite_loop_times_out_and_the_process_goes_on():
     assert ex.check(lambda x: 2 * x).status == "correct"  # and checking still works
 
 
+def _spin_bare(x):
+    while True:
+        try:
+            time.sleep(0.005)
+        except BaseException:  # noqa: S110 - a hostile catch-all that swallows even the time limit
+            pass
+
+
+def test_a_loop_that_swallows_the_time_limit_is_still_stopped():
+    ex = _double(time_limit=0.2)
+    start = time.perf_counter()
+    result = ex.check(_spin_bare)
+    assert result.status == "timeout", result
+    assert time.perf_counter() - start < 5.0
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def _exits(x):
+    raise SystemExit("bye")
+
+
+class _Hostile:
+    """An answer object whose every attribute access, comparison and conversion fails."""
+
+    def __getattribute__(self, name):
+        raise RuntimeError(f"no {name} for you")
+
+    def __eq__(self, other):
+        raise RuntimeError("no comparing")
+
+    __hash__ = None
+
+
+class _BadMessage(Exception):
+    def __str__(self):
+        raise RuntimeError("no message either")
+
+
+def _raises_bad_message(x):
+    raise _BadMessage()
+
+
+@pytest.mark.parametrize(
+    "answer, status, phrase",
+    [
+        (_exits, "error", "raised SystemExit: bye"),
+        (_raises_bad_message, "error", "raised _BadMessage: (its message could not be shown)"),
+        (lambda x: [2 * x], "incorrect", "double(0) should be 0, got [0]"),
+    ],
+)
+def test_hostile_answers_are_feedback(answer, status, phrase):
+    result = _double().check(answer)
+    assert result.status == status and phrase in result.message, result
+
+
+def test_a_hostile_answer_object_does_not_crash_the_check():
+    result = _double().check(_Hostile())
+    assert result.status in ("incorrect", "error") and not result, result
+    assert "no comparing" not in repr(_double().check(lambda x: 2 * x))
+
+
 def test_hint_and_solution_print_and_return(capsys):
     ex = _double()
     hint = ex.hint()

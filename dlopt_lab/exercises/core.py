@@ -23,7 +23,6 @@ import sys
 import textwrap
 import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,9 +165,13 @@ class Exercise:
         return self._reference()
 
     def _run_checker(self, answer: Any) -> CheckResult:
+        deadline = _Deadline(self.time_limit)
         try:
-            with _time_limit(self.time_limit):
+            deadline.start()
+            try:
                 self._checker(answer)
+            finally:
+                deadline.stop()
         except Incorrect as exc:
             return CheckResult(self.label, "incorrect", str(exc))
         except _TimeLimit:
@@ -178,9 +181,9 @@ class Exercise:
                 f"Your `{self.answer}` ran for more than {self.time_limit:g} s and was stopped. "
                 "Is there a loop that never ends?",
             )
-        except Exception as exc:  # the learner's code failed: that is feedback, not a crash
+        except (Exception, SystemExit) as exc:  # the learner's code failed: feedback, not a crash
             return CheckResult(
-                self.label, "error", f"Your `{self.answer}` raised {type(exc).__name__}: {exc}"
+                self.label, "error", f"Your `{self.answer}` raised {type(exc).__name__}: {_describe(exc)}"
             )
         return CheckResult(self.label, "correct", _praise(self.answer))
 
@@ -198,32 +201,79 @@ _STUB = _instructions((lambda: None).__code__)
 
 def _is_stub(answer: Any) -> bool:
     """Whether ``answer`` is a function whose body does nothing (``...`` or ``pass``)."""
-    code = getattr(answer, "__code__", None)
-    return code is not None and _instructions(code) == _STUB
+    try:
+        code = getattr(answer, "__code__", None)
+        return isinstance(code, type(_is_stub.__code__)) and _instructions(code) == _STUB
+    except Exception:  # an answer object whose attribute access fails is not a stub
+        return False
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's message, even when its ``__str__`` itself fails."""
+    try:
+        return str(exc)
+    except Exception:
+        return "(its message could not be shown)"
 
 
 def _praise(name: str) -> str:
     return f"`{name}` passes every test."
 
 
-@contextmanager
-def _time_limit(seconds: float) -> Any:
-    """Interrupt the block after ``seconds`` (POSIX, main thread; elsewhere no limit)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
-        return
+class _Deadline:
+    """Interrupt the learner's code after ``seconds`` (POSIX, main thread; elsewhere no limit).
 
-    def _raise(signum: int, frame: Any) -> None:
+    SIGALRM raises :class:`_TimeLimit` in whatever is running. A learner's bare ``except:`` in a
+    loop could swallow that one exception forever, so from then on a trace function raises it
+    again on the next line of code outside this module, and the alarm repeats every 50 ms to
+    break into a long ``time.sleep``. :meth:`stop` disarms both; it must run in a ``finally``.
+
+    The limit of an in-process check: Python drops a trace function once it raises, so code
+    that swallows the exception at two nested levels of loops (``except BaseException`` in
+    both) still runs forever. The assignments' grader (:mod:`dlopt_lab.grading`) runs each
+    submission in its own process and kills it at its time limit.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.active = False
+        self.usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+    def start(self) -> None:
+        if not self.usable:
+            return
+        self.active, self.expired = True, False
+        self.previous_trace = sys.gettrace()
+        self.previous_handler = signal.signal(signal.SIGALRM, self._alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.05)
+
+    def stop(self) -> None:
+        if not self.usable or not self.active:
+            return
+        self.active = False  # first: an alarm that still arrives is ignored
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.previous_handler)
+        if self.expired:
+            sys.settrace(self.previous_trace)
+
+    def _alarm(self, signum: int, frame: Any) -> None:
+        if not self.active:
+            return
+        self.expired = True
+        # Python drops a trace function once it raises, so every alarm installs it again.
+        stack = frame
+        while stack is not None and stack.f_code.co_filename != __file__:
+            stack.f_trace = self._trace  # the frames running now...
+            stack = stack.f_back
+        sys.settrace(self._trace)  # ...and every frame they call
         raise _TimeLimit()
 
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def _trace(self, frame: Any, event: str, arg: Any) -> Any:
+        # Raise on a new line (inside an ``except`` block too, where it escapes the ``try``),
+        # not on the "exception" event of the _TimeLimit already on its way.
+        if event == "line" and self.active and frame.f_code.co_filename != __file__:
+            raise _TimeLimit()
+        return self._trace
 
 
 def all_exercises() -> dict[str, Exercise]:
