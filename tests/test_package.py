@@ -13,7 +13,7 @@ import dlopt_lab
 MODULES = ["landscapes", "trajectories", "plotting", "explorers", "data", "reproducibility",
            "devices", "source", "optim", "optim.functional", "exercises", "exercises.core",
            "training", "schedules", "preprocessing", "initialization", "regularization", "search",
-           "quant", "timing", "serve"]
+           "quant", "timing", "serve", "grading"]
 
 
 def test_every_public_name_exists():
