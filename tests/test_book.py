@@ -92,6 +92,26 @@ def test_notebook_setup_cell_installs_from_the_configured_repository(doc):
     assert "set_seed(" in src, f"{doc}: the setup cell must set a seed"
 
 
+CHAPTERS = [c["file"] for part in TOC["parts"] if part["caption"] not in ("Getting started", "Back matter")
+            for c in part["chapters"]]
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_chapter_ends_with_three_or_more_checked_exercises(doc):
+    """Each exercise: a labelled block, an answer cell that runs its check, and a folded solution
+    whose cell runs the same check (which the strict build turns into a test of the solution)."""
+    nb = json.loads(_source(doc).read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"]]
+    exercises = [i for i, src in enumerate(cells) if re.search(r"^[`:]{3,}\{exercise\}", src, flags=re.M)]
+    assert len(exercises) >= 3, f"{doc}: {len(exercises)} exercises"
+    for start, end in zip(exercises, exercises[1:] + [len(cells)]):
+        block = cells[start:end]
+        checks = [re.search(r"\bex\.(\w+)\.check\(\)", src) for src in block]
+        names = [m.group(1) for m in checks if m]
+        assert len(names) == 2 and names[0] == names[1], f"{doc}: exercise at cell {start}: checks {names}"
+        assert any("{solution-start}" in src for src in block), f"{doc}: exercise at cell {start}: no solution"
+
+
 def test_repository_url_is_set_once_and_agrees_everywhere():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'Homepage = "{REPO_URL}"' in pyproject
