@@ -3,11 +3,12 @@ and the batch grader ``dlopt_lab.grading``.
 
 The tests marked ``assignments`` run otter-grader for real (``make test`` installs it with the
 ``assignments`` extra): ``otter assign`` for every master, then ``otter run`` through the batch
-grader on the blank student notebook (0 points), the solution (full marks) and canned submissions
-(partly right, a cell that raises, a kernel that dies, a file that is not a notebook, a notebook
-of another assignment, a zip written by ``grader.export()``, a notebook that loops forever), each
-batch compared with its expected CSV, byte for byte. About two minutes on two cores; each grading
-run takes 1 to 15 s.
+grader: for every assignment, one batch of the blank student notebook (0 points), a partly right
+submission (the points worked out for it, question by question) and the solution (full marks);
+for optimizers-by-hand also canned submissions (a cell that raises, a kernel that dies, a file
+that is not a notebook, a notebook of another assignment, a zip written by ``grader.export()``, a
+notebook that loops forever). Each batch is compared with its expected CSV, byte for byte. About
+three minutes on two cores; each grading run takes 1 to 20 s.
 """
 
 from __future__ import annotations
@@ -241,29 +242,6 @@ def _report(grades) -> str:
     return "; ".join(f"{g.student} {g.status} {g.seconds:.1f} s" for g in grades)
 
 
-@pytest.mark.assignments
-@pytest.mark.parametrize("name", [n for n in NAMES if n != CANNED])
-def test_blank_scores_zero_and_solution_full_marks(assigned, name, tmp_path):
-    out = assigned[name]
-    subs = tmp_path / "submissions"
-    subs.mkdir()
-    (subs / "blank.ipynb").write_bytes(out.student.read_bytes())
-    (subs / "solution.ipynb").write_bytes(out.solution.read_bytes())
-    grades = grade_submissions(out.zip, subs, timeout=300, jobs=2)
-    print(name, _report(grades))
-
-    questions = _questions_of(name)
-    possible = sum(q.points for q in questions)
-    assert grades[0].questions == tuple(Question(q.name, q.points) for q in questions)
-    n = len(questions)
-    expected = "\n".join([
-        _header(questions),
-        f"blank,{','.join(['0'] * n)},0,{possible:g},0,ok,",
-        f"solution,{','.join(f'{q.points:g}' for q in questions)},{possible:g},{possible:g},100,ok,",
-    ]) + "\n"
-    assert _csv_text(grades, tmp_path) == expected
-
-
 PARTIAL_ANSWERS = [  # optimizers-by-hand: q1 right; q2 with eps inside the root; q3 coupled decay
     '''
 def sgd_momentum_step(theta, g, b, lr, momentum):
@@ -305,6 +283,211 @@ def _solution_answer(solution: Path, index: int) -> str:
 def _write_nb(nb: dict, path: Path) -> Path:
     path.write_text(json.dumps(nb, indent=1))
     return path
+
+
+SOLVED = "<the solution's own answer cell>"  # in a list of answers: that question answered right
+
+# A partly right submission for every assignment but CANNED (whose own is PARTIAL_ANSWERS),
+# written as a student might hand it in: a mistake the book warns about that the public tests let
+# through and a hidden test catches, a question answered wrong, and one (or two) right. For each:
+# the answer cells in order (each replaces a whole cell of the student notebook), and the CSV
+# expected of the batch blank, partial, solution, its points reasoned from the tests (see each
+# entry) and confirmed by a real run.
+PARTIAL_SUBMISSIONS: dict[str, tuple[list[str], str]] = {
+    # q1 right. q2 a static batch: exported without dynamic_shapes, the ONNX file takes batch 1
+    # only, which is the public test's batch (1 point); ONNX Runtime refuses the hidden test's 37
+    # and 360 (2 points lost). q3 a dtype mismatch and no checks: np.asarray makes float64, the
+    # float32 model raises RuntimeError on good and bad inputs alike, and a ragged list raises
+    # NumPy's ValueError, whose message does not name `inputs`: every test fails.
+    "deployment": ([
+        '''
+def save_weights(model, path):
+    save_file(model.state_dict(), path)
+
+
+def load_weights(path):
+    fresh = make_model()
+    fresh.load_state_dict(load_file(path))
+    fresh.eval()
+    return fresh
+
+
+weights_path = os.path.join(WORKDIR, "digits.safetensors")
+save_weights(model, weights_path)
+restored = load_weights(weights_path)
+''',
+        '''
+def export_onnx(model, path):
+    torch.onnx.export(model, (torch.zeros(1, 64),), dynamo=True).save(path)
+
+
+onnx_path = os.path.join(WORKDIR, "digits.onnx")
+export_onnx(model, onnx_path)
+''',
+        '''
+def predict(model, inputs, max_batch=256):
+    x = torch.from_numpy(np.asarray(inputs))
+    with torch.inference_mode():
+        return model(x).argmax(dim=1).tolist()
+''',
+    ], """\
+student,q1,q2,q3,total,possible,percent,status,reason
+blank,0,0,0,0,10,0,ok,
+partial,3,1,0,4,10,40,ok,
+solution,3,3,4,10,10,100,ok,
+"""),
+    # q1 right. q2 truncates instead of rounding (the cast to int64 drops the fraction): the public
+    # example and the exact zero come out right (2 points), but the levels differ from torch's
+    # fake quantization and the error reaches a whole step, not s/2 (2 points lost). q3 forgets
+    # to dequantize, comparing W with the integer codes: the "errors" exceed s/2, grow with the
+    # bits and are not the computed ones, so every test fails.
+    "quantization": ([
+        '''
+def affine_qparams(x_min, x_max, num_bits=8):
+    lo, hi = min(x_min, 0.0), max(x_max, 0.0)
+    top = 2**num_bits - 1
+    scale = (hi - lo) / top
+    return scale, int(min(max(round(-lo / scale), 0), top))
+''',
+        '''
+def quantize(x, scale, zero_point, num_bits=8):
+    q = (x / scale).to(torch.int64) + zero_point
+    return torch.clamp(q, 0, 2**num_bits - 1)
+
+
+def dequantize(q, scale, zero_point):
+    return (scale * (q - zero_point)).float()
+''',
+        '''
+scales, max_error = {}, {}
+for b in BITS:
+    s, z = affine_qparams(W.min().item(), W.max().item(), b)
+    scales[b] = s
+    max_error[b] = (W - quantize(W, s, z, b)).abs().max().item()
+''',
+    ], """\
+student,q1,q2,q3,total,possible,percent,status,reason
+blank,0,0,0,0,10,0,ok,
+partial,3,2,0,5,10,50,ok,
+solution,3,4,3,10,10,100,ok,
+"""),
+    # q1 standardizes each split with its own statistics, those of the validation split for
+    # Z_val: Z_train is right (the public point), Z_val and the small example are not (2 points
+    # lost). q2 and q3 right. q4 drops without scaling the survivors by 1 / (1 - p): the public
+    # test sees the values {0, 1}, the hidden one a mean of 0.7 instead of 1.
+    "regularization": ([
+        '''
+def standardize(X_train, X_other):
+    def zscores(X):
+        std = X.std(axis=0)
+        return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    return zscores(X_train), zscores(X_other)
+
+
+Z_train, Z_val = standardize(X_train, X_val)
+''',
+        '''
+def penalized_loss(model, X, y, lam):
+    penalty = sum((p**2).sum() for p in model.parameters())
+    return F.cross_entropy(model(X), y) + lam / 2 * penalty
+''',
+        SOLVED,
+        '''
+def dropout(x, p, training=True, generator=None):
+    if not training:
+        return x
+    keep = torch.rand(x.shape, generator=generator, dtype=x.dtype) < 1 - p
+    return x * keep
+''',
+    ], """\
+student,q1,q2,q3,q4,total,possible,percent,status,reason
+blank,0,0,0,0,0,10,0,ok,
+partial,1,2,3,0,6,10,60,ok,
+solution,3,2,3,2,10,10,100,ok,
+"""),
+    # q1 seeds with 0 whatever the seed (the setup cell's lab.set_seed(0), copied): reproducible,
+    # which is all the public tests ask (2 points), but the hidden test finds seeds 0 and 1 give
+    # the same run (1 point lost). q2 right (its three "seeds" are one run, and the facts hold).
+    # q3 an off-by-one in the reported epoch: val_loss[NUM_EPOCHS] is one past the last epoch,
+    # the cell raises IndexError and q3's variables are never defined.
+    "training-study": ([
+        '''
+def train_once(lr, seed, schedule="constant"):
+    lab.set_seed(0)
+    model = make_model()
+    loaders = lab.digits_loaders(batch_size=64, seed=0, data=data)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    scheduler = None
+    if schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=NUM_EPOCHS)
+    return lab.fit(model, optimizer, loaders["train"], loaders["val"], num_epochs=NUM_EPOCHS,
+                   scheduler=scheduler, progress=False)
+''',
+        '''
+final_val_loss = np.array([[train_once(lr, seed).val_loss[-1] for seed in SEEDS] for lr in LRS])
+mean_val_loss = final_val_loss.mean(axis=1)
+best_lr = LRS[int(np.argmin(mean_val_loss))]
+''',
+        '''
+LR_SCHEDULE = 0.3
+
+constant_loss = np.array([train_once(LR_SCHEDULE, s).val_loss[NUM_EPOCHS] for s in SEEDS])
+cosine_loss = np.array([train_once(LR_SCHEDULE, s, "cosine").val_loss[NUM_EPOCHS] for s in SEEDS])
+gain = float(constant_loss.mean() - cosine_loss.mean())
+''',
+    ], """\
+student,q1,q2,q3,total,possible,percent,status,reason
+blank,0,0,0,0,10,0,ok,
+partial,2,4,0,6,10,60,ok,
+solution,3,4,3,10,10,100,ok,
+"""),
+}
+
+
+def test_each_partial_submission_is_partly_right():
+    """The expected CSVs agree with the masters, and each partial row is partly right."""
+    assert sorted(PARTIAL_SUBMISSIONS) == [n for n in NAMES if n != CANNED]
+    for name, (_, expected) in PARTIAL_SUBMISSIONS.items():
+        questions = _questions_of(name)
+        assert expected.splitlines()[0] == _header(questions)
+        rows = {r["student"]: r for r in csv.DictReader(io.StringIO(expected))}
+        assert list(rows) == ["blank", "partial", "solution"]
+        possible = sum(q.points for q in questions)
+        for student, row in rows.items():
+            points = [float(row[q.name]) for q in questions]
+            assert float(row["total"]) == sum(points) and float(row["possible"]) == possible
+            assert float(row["percent"]) == round(100 * sum(points) / possible, 2)
+            assert row["status"] == "ok" and row["reason"] == ""
+            if student == "blank":
+                assert points == [0] * len(questions)
+            elif student == "solution":
+                assert points == [q.points for q in questions]
+            else:
+                assert 0 in points, f"{name}: a question wrong"
+                assert any(p == q.points for p, q in zip(points, questions)), f"{name}: one right"
+                assert any(0 < p < q.points for p, q in zip(points, questions)), \
+                    f"{name}: a question that passes some tests and fails others"
+
+
+@pytest.mark.assignments
+@pytest.mark.parametrize("name", [n for n in NAMES if n != CANNED])
+def test_blank_partial_and_solution(assigned, name, tmp_path):
+    """One batch per assignment: the blank notebook scores 0, the partly right submission the
+    points worked out for it, question by question, and the solution full marks."""
+    out = assigned[name]
+    answers, expected = PARTIAL_SUBMISSIONS[name]
+    answers = [_solution_answer(out.solution, i) if a is SOLVED else a for i, a in enumerate(answers)]
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    (subs / "blank.ipynb").write_bytes(out.student.read_bytes())
+    _write_nb(_answered(out.student, answers), subs / "partial.ipynb")
+    (subs / "solution.ipynb").write_bytes(out.solution.read_bytes())
+    start = time.monotonic()
+    grades = grade_submissions(out.zip, subs, timeout=300, jobs=2)
+    print(name, _report(grades), f"batch {time.monotonic() - start:.1f} s")
+    questions = _questions_of(name)
+    assert grades[0].questions == tuple(Question(q.name, q.points) for q in questions)
+    assert _csv_text(grades, tmp_path) == expected
 
 
 def _export(notebook: Path, folder: Path) -> Path:
