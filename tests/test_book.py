@@ -397,8 +397,9 @@ def test_dark_theme_is_readable(browser_page, site, doc):
         assert contrast >= 7, f"{doc}: body text contrast {contrast:.1f} on the dark theme"
         corners = page.evaluate(_IMAGE_ALPHA_JS)
         assert all(a == 255 for a in corners), f"{doc}: a figure is transparent on the dark theme"
-        if page.locator("main img").count():
-            page.locator("main img").first.scroll_into_view_if_needed()
+        shown = page.locator("main img:visible")  # (an explorer keeps all but one frame hidden)
+        if shown.count():
+            shown.first.scroll_into_view_if_needed()
         page.screenshot(path=str(_shots(site) / f"{Path(doc).name}-dark.png"))
     finally:
         page.emulate_media(color_scheme="light")
