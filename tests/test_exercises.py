@@ -5,6 +5,7 @@ import inspect
 import itertools
 import pkgutil
 import signal
+import sys
 import textwrap
 import time
 
@@ -190,6 +191,10 @@ def _raises_bad_message(x):
 def test_hostile_answers_are_feedback(answer, status, phrase):
     result = _double().check(answer)
     assert result.status == status and phrase in result.message, result
+
+
+def test_an_exception_without_a_message_reads_cleanly():
+    assert _double().check(lambda x: sys.exit()).message == "Your `double` raised SystemExit"
 
 
 def test_a_hostile_answer_object_does_not_crash_the_check():

@@ -182,9 +182,9 @@ class Exercise:
                 "Is there a loop that never ends?",
             )
         except (Exception, SystemExit) as exc:  # the learner's code failed: feedback, not a crash
-            return CheckResult(
-                self.label, "error", f"Your `{self.answer}` raised {type(exc).__name__}: {_describe(exc)}"
-            )
+            detail = _describe(exc)
+            return CheckResult(self.label, "error", f"Your `{self.answer}` raised {type(exc).__name__}"
+                               + (f": {detail}" if detail else ""))
         return CheckResult(self.label, "correct", _praise(self.answer))
 
     def __repr__(self) -> str:
